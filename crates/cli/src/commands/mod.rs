@@ -1,0 +1,53 @@
+//! One file per subcommand, each with a `run`. Shared steps (unlocking) live here.
+
+mod adopt;
+mod backup;
+mod import;
+mod init;
+mod key;
+mod migrate;
+mod passphrase;
+mod recovery_code;
+mod restore;
+mod rotate_key;
+mod serve;
+mod sql;
+mod verify;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use cardsgalore_store::{open_store, DataDir, OpenedStore};
+
+use crate::cli::{Cli, Command, PassphraseArgs};
+use crate::passphrase::{read_existing, Source};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let dir = DataDir::new(&cli.data_dir);
+    let pass = &cli.passphrase;
+    match cli.command {
+        Command::Init(opts) => init::run(&dir, pass, opts),
+        Command::Migrate => migrate::run(&dir, pass),
+        Command::Import(opts) => import::run(&dir, pass, opts),
+        Command::Sql(opts) => sql::run(&dir, pass, opts),
+        Command::Verify => verify::run(&dir, pass),
+        Command::Passphrase(cmd) => passphrase::run(&dir, pass, cmd),
+        Command::RecoveryCode(opts) => recovery_code::run(&dir, pass, opts),
+        Command::RotateKey(opts) => rotate_key::run(&dir, pass, opts),
+        Command::Backup(opts) => backup::run(&dir, pass, opts),
+        Command::Restore(opts) => restore::run(&dir, pass, opts),
+        Command::Adopt(opts) => adopt::run(&dir, pass, opts),
+        Command::Key(cmd) => key::run(&dir, pass, cmd),
+        Command::Serve(opts) => serve::run(&dir, pass, opts),
+    }
+}
+
+/// Reads the passphrase of `dir` (once) and unlocks its store. The caller holds a lock.
+fn unlock(dir: &DataDir, pass: &PassphraseArgs) -> Result<OpenedStore> {
+    dir.require_initialized()?;
+    let secret = read_existing(
+        Source::from_options(pass.passphrase_fd, pass.passphrase_file.as_ref()),
+        "Passphrase: ",
+    )?;
+    Ok(open_store(dir, &secret)?)
+}

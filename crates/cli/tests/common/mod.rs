@@ -1,0 +1,146 @@
+//! Helpers for driving the real `cardsgalore` binary as an operator would: temp data
+//! directories, passphrases through `--passphrase-fd 0` or `--passphrase-file`, cheap Argon2id
+//! parameters so tests stay fast.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const PASS: &str = "correct horse battery staple 42";
+pub const CHEAP_KDF: [&str; 4] = ["--kdf-memory-kib", "64", "--kdf-time", "1"];
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    /// Writes a 0600 file holding `text` and returns its path.
+    pub fn secret_file(&self, name: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(name);
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    /// Runs `cardsgalore --data-dir <data> ARGS` with `stdin` as its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(bin())
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a command with the passphrase `PASS` on file descriptor 0.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--passphrase-fd", "0"];
+        all.extend_from_slice(args);
+        self.run_with_stdin(&all, &format!("{PASS}\n"))
+    }
+
+    /// Like `run`, and asserts success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "cardsgalore {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn init(&self) {
+        let mut args = vec!["init"];
+        args.extend_from_slice(&CHEAP_KDF);
+        self.ok(&args);
+    }
+
+    pub fn sql(&self, query: &str) -> String {
+        self.ok(&["sql", query])
+    }
+
+    /// Writes `rows` generated legacy user rows as a CSV file and returns its path.
+    pub fn users_csv(&self, name: &str, rows: usize) -> PathBuf {
+        let mut text = String::new();
+        for i in 0..rows {
+            text.push_str(&format!(
+                "{i},\"2020-10-01 12:51:48.124599\",user{i},000000000000000000000000000078d2${:064x}\n",
+                i
+            ));
+        }
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cardsgalore")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use std::process::Command;
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// Every regular file of a directory with its bytes.
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Runs a Python script using the independent `sqlcipher3` binding (installed by .ci/run).
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is installed");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
