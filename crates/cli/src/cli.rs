@@ -101,6 +101,15 @@ pub enum Command {
     Key(KeyCommand),
     /// Serve the shop.
     Serve(ServeOpts),
+    /// The audit log of key events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit log; exit status 1 if a line was edited or removed.
+    Verify,
 }
 
 #[derive(Args, Debug)]

@@ -519,3 +519,42 @@ fn migrate_is_idempotent_and_key_changes_wait_for_a_stopped_site() {
     drop(lock);
     env.ok(&["rotate-key", "--yes"]);
 }
+
+#[test]
+fn key_events_are_audited_and_an_edited_line_is_detected() {
+    let env = Env::new();
+    env.init();
+    let mut args = vec!["recovery-code"];
+    args.extend_from_slice(&CHEAP_KDF);
+    env.ok(&args);
+    env.ok(&["key", "export", "--yes"]);
+    env.ok(&["rotate-key", "--yes"]);
+    let wrong = env.run_with_stdin(
+        &["--passphrase-fd", "0", "sql", "SELECT 1"],
+        "wrong guess here\n",
+    );
+    assert!(!wrong.status.success());
+
+    let log = env.data().join("audit.log");
+    let text = fs::read_to_string(&log).unwrap();
+    for event in [
+        "keyring_created",
+        "recovery_code_added",
+        "key_export",
+        "rotation_started",
+        "rotation_finished",
+    ] {
+        assert!(text.contains(event), "{event} missing from {text}");
+    }
+    assert!(text
+        .lines()
+        .any(|l| l.contains("\"event\":\"unlock\"") && l.contains("\"ok\":false")));
+    assert!(!text.contains(PASS) && !text.contains("wrong guess"));
+    assert!(env.ok(&["audit", "verify"]).contains("chain intact"));
+
+    fs::write(&log, text.replacen("key_export", "key_exporT", 1)).unwrap();
+    let out = env.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains(":3: content does not match"), "{report}");
+}

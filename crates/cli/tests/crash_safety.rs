@@ -56,12 +56,7 @@ fn run_and_kill(env: &Env, args: &[&str], stdin: &str, delay: Duration) -> bool 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     std::thread::sleep(delay);
     let running = child.try_wait().unwrap().is_none();
     child.kill().unwrap(); // SIGKILL

@@ -8,6 +8,7 @@
 //! except to hand it to the keyring, and never prints or logs key material.
 
 mod adopt;
+mod audit;
 mod backup;
 mod catalog;
 mod connection;
@@ -22,6 +23,7 @@ mod unlock;
 mod verify;
 
 pub use adopt::{adopt, AdoptReport, AdoptSource};
+pub use audit::{AuditEvent, AuditLog, AuditReport};
 pub use backup::{backup, restore, BackupReport};
 pub use catalog::load_catalog;
 pub use connection::{open_connection, Database, PooledConnection};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use cardsgalore_store::{adopt, AdoptSource, DataDir};
+use cardsgalore_store::{adopt, AdoptSource, AuditEvent, DataDir};
 
 use crate::cli::{AdoptOpts, PassphraseArgs};
 use crate::passphrase::{read_existing, read_new, Source};
@@ -36,6 +36,12 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, opts: AdoptOpts) -> Result<Exit
         None => AdoptSource::Plaintext(&opts.source),
     };
     let report = adopt(source, dir, &opts.label, &secret, kdf)?;
+    super::audit(
+        dir,
+        AuditEvent::new("keyring_created", true)
+            .with("slot", opts.label.as_str())
+            .with("adopted_from", opts.source.display().to_string()),
+    );
     println!(
         "Adopted {} into {}: {} users, {} products, {} cards. The source was not modified.",
         opts.source.display(),

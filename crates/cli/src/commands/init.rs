@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cardsgalore_store::{create_store, load_catalog, DataDir};
+use cardsgalore_store::{create_store, load_catalog, AuditEvent, DataDir};
 
 use crate::cli::{InitOpts, PassphraseArgs};
 use crate::passphrase::{read_new, Source};
@@ -25,6 +25,10 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, opts: InitOpts) -> Result<ExitC
         products = load_catalog(conn)?.products.inserted;
         Ok(())
     })?;
+    super::audit(
+        dir,
+        AuditEvent::new("keyring_created", true).with("slot", opts.label.as_str()),
+    );
     println!(
         "Created {}: keyring with passphrase slot '{}' ({kdf}), encrypted database with {products} products.",
         dir.root().display(),

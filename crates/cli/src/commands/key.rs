@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cardsgalore_store::DataDir;
+use cardsgalore_store::{AuditEvent, DataDir};
 
 use crate::cli::{KeyCommand, PassphraseArgs};
 use crate::passphrase::confirm;
@@ -17,6 +17,10 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, cmd: KeyCommand) -> Result<Exit
         "Print the raw database key? Anyone who sees it can read the whole database until the next rotate-key.",
         opts.yes,
     )?;
+    super::audit(
+        dir,
+        AuditEvent::new("key_export", true).with("by", store.keyring.unlocked_with()),
+    );
     println!(
         "PRAGMA key = \"{}\";",
         store.data_key.sqlcipher_key().as_str()

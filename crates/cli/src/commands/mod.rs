@@ -1,6 +1,7 @@
 //! One file per subcommand, each with a `run`. Shared steps (unlocking) live here.
 
 mod adopt;
+mod audit;
 mod backup;
 mod import;
 mod init;
@@ -17,7 +18,8 @@ mod verify;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cardsgalore_store::{open_store, DataDir, OpenedStore};
+use cardsgalore_keyring::{KeyringError, SlotKind};
+use cardsgalore_store::{open_store, AuditEvent, AuditLog, DataDir, OpenedStore, StoreError};
 
 use crate::cli::{Cli, Command, PassphraseArgs};
 use crate::passphrase::{read_existing, Source};
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Adopt(opts) => adopt::run(&dir, pass, opts),
         Command::Key(cmd) => key::run(&dir, pass, cmd),
         Command::Serve(opts) => serve::run(&dir, pass, opts),
+        Command::Audit(cmd) => audit::run(&dir, cmd),
     }
 }
 
@@ -49,5 +52,36 @@ fn unlock(dir: &DataDir, pass: &PassphraseArgs) -> Result<OpenedStore> {
         Source::from_options(pass.passphrase_fd, pass.passphrase_file.as_ref()),
         "Passphrase: ",
     )?;
-    Ok(open_store(dir, &secret)?)
+    match open_store(dir, &secret) {
+        Ok(store) => {
+            let label = store.keyring.unlocked_with().to_string();
+            let recovery = store
+                .keyring
+                .slots()
+                .iter()
+                .any(|s| s.label == label && s.kind == SlotKind::Recovery);
+            if recovery {
+                audit(
+                    dir,
+                    AuditEvent::new("recovery_code_used", true).with("slot", label),
+                );
+            }
+            Ok(store)
+        }
+        Err(e @ StoreError::Keyring(KeyringError::WrongPassphrase)) => {
+            audit(
+                dir,
+                AuditEvent::new("unlock", false).with("channel", "command line"),
+            );
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records a key event in the audit log; a failure to write it is reported, not fatal.
+fn audit(dir: &DataDir, event: AuditEvent<'_>) {
+    if let Err(e) = AuditLog::for_dir(dir).append(&event) {
+        eprintln!("warning: could not write the audit log: {e}");
+    }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use cardsgalore_keyring::Keyring;
-use cardsgalore_store::DataDir;
+use cardsgalore_store::{AuditEvent, DataDir};
 
 use crate::cli::{PassphraseArgs, PassphraseCommand};
 use crate::passphrase::{read_new, Source};
@@ -22,7 +22,7 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, cmd: PassphraseCommand) -> Resu
     }
     let _lock = dir.lock_exclusive()?;
     let mut store = super::unlock(dir, pass)?;
-    let message = match cmd {
+    let (event, label, message) = match cmd {
         PassphraseCommand::List => unreachable!("handled above"),
         PassphraseCommand::Add(opts) => {
             let kdf = opts.kdf.resolve()?;
@@ -34,7 +34,8 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, cmd: PassphraseCommand) -> Resu
                 &format!("slot '{}'", opts.label),
             )?;
             store.keyring.add_passphrase(&opts.label, &new, kdf)?;
-            format!("Added passphrase slot '{}'.", opts.label)
+            let message = format!("Added passphrase slot '{}'.", opts.label);
+            ("passphrase_added", opts.label, message)
         }
         PassphraseCommand::Change(opts) => {
             let kdf = opts.kdf.resolve()?;
@@ -46,14 +47,22 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, cmd: PassphraseCommand) -> Resu
                 &format!("slot '{}'", opts.label),
             )?;
             store.keyring.change_passphrase(&opts.label, &new, kdf)?;
-            format!("Changed the passphrase of slot '{}'.", opts.label)
+            let message = format!("Changed the passphrase of slot '{}'.", opts.label);
+            ("passphrase_changed", opts.label, message)
         }
         PassphraseCommand::Remove(opts) => {
             store.keyring.remove_slot(&opts.label)?;
-            format!("Removed slot '{}'.", opts.label)
+            let message = format!("Removed slot '{}'.", opts.label);
+            ("passphrase_removed", opts.label, message)
         }
     };
     store.keyring.save(&dir.keyring_path())?;
+    super::audit(
+        dir,
+        AuditEvent::new(event, true)
+            .with("slot", label)
+            .with("by", store.keyring.unlocked_with()),
+    );
     println!("{message} The database was not touched.");
     Ok(ExitCode::SUCCESS)
 }

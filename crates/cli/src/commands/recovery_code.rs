@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cardsgalore_store::DataDir;
+use cardsgalore_store::{AuditEvent, DataDir};
 
 use crate::cli::{PassphraseArgs, RecoveryCodeOpts};
 
@@ -14,6 +14,12 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, opts: RecoveryCodeOpts) -> Resu
     let mut store = super::unlock(dir, pass)?;
     let (label, code) = store.keyring.add_recovery_code(kdf)?;
     store.keyring.save(&dir.keyring_path())?;
+    super::audit(
+        dir,
+        AuditEvent::new("recovery_code_added", true)
+            .with("slot", label.as_str())
+            .with("by", store.keyring.unlocked_with()),
+    );
     eprintln!("Added recovery slot '{label}'. Write the code down and keep it offline; it is shown only once:");
     println!("{}", code.expose());
     Ok(ExitCode::SUCCESS)

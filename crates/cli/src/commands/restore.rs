@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use cardsgalore_store::{restore, DataDir};
+use cardsgalore_store::{restore, AuditEvent, DataDir};
 
 use crate::cli::{PassphraseArgs, RestoreOpts};
 use crate::passphrase::{confirm, read_existing, Source};
@@ -28,6 +28,10 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, opts: RestoreOpts) -> Result<Ex
         "Passphrase of the backup: ",
     )?;
     restore(&opts.from, dir, &secret)?;
+    super::audit(
+        dir,
+        AuditEvent::new("restore", true).with("from", opts.from.display().to_string()),
+    );
     println!(
         "Restored {} into {}; every page verified.",
         opts.from.display(),

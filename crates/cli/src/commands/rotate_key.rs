@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cardsgalore_store::{rotate_key, DataDir};
+use cardsgalore_store::{rotate_key, AuditEvent, DataDir};
 
 use crate::cli::{ConfirmOpts, PassphraseArgs};
 use crate::passphrase::confirm;
@@ -18,10 +18,30 @@ pub fn run(dir: &DataDir, pass: &PassphraseArgs, opts: ConfirmOpts) -> Result<Ex
         "Re-encrypt the whole database under a new data key?",
         opts.yes,
     )?;
+    let by = store.keyring.unlocked_with().to_string();
+    super::audit(
+        dir,
+        AuditEvent::new("rotation_started", true).with("by", by.as_str()),
+    );
     let bar = progress::bar("re-encrypting pages", false);
     let report = rotate_key(dir, &mut store, &mut progress::callback(&bar));
     bar.finish_and_clear();
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            super::audit(
+                dir,
+                AuditEvent::new("rotation_finished", false).with("by", by),
+            );
+            return Err(e.into());
+        }
+    };
+    super::audit(
+        dir,
+        AuditEvent::new("rotation_finished", true)
+            .with("by", by)
+            .with("pages", report.pages.to_string()),
+    );
     let secs = report.elapsed.as_secs_f64();
     let mb = report.bytes as f64 / 1e6;
     println!(
