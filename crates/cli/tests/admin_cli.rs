@@ -1,5 +1,7 @@
 //! The admin command line, driven through the built binary as an operator would.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::fs;

@@ -2,6 +2,8 @@
 //! every kill the store must open, `verify` must pass and no row may be lost.
 //! `CRASH_KILLS=N` sets the kills per operation (default 20; the long run uses 60).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;
