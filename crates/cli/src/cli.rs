@@ -101,6 +101,12 @@ pub enum Command {
     Key(KeyCommand),
     /// Serve the shop.
     Serve(ServeOpts),
+    /// Unseal the running service (sends the passphrase over its control socket).
+    Unseal,
+    /// Seal the running service: every key dropped from memory, the shop in maintenance.
+    Seal,
+    /// Report whether the service is sealed, its keyslots, last unseal and database size.
+    Status,
     /// The audit log of key events.
     #[command(subcommand)]
     Audit(AuditCommand),

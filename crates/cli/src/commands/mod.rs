@@ -3,6 +3,7 @@
 mod adopt;
 mod audit;
 mod backup;
+mod control;
 mod import;
 mod init;
 mod key;
@@ -42,6 +43,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Key(cmd) => key::run(&dir, pass, cmd),
         Command::Serve(opts) => serve::run(&dir, pass, opts),
         Command::Audit(cmd) => audit::run(&dir, cmd),
+        Command::Unseal => control::unseal(&dir, pass),
+        Command::Seal => control::seal(&dir),
+        Command::Status => control::status(&dir),
     }
 }
 

@@ -1,0 +1,99 @@
+//! The route table: every URL of the site, in one place. Legacy aliases (`/buy`, `/buy/`,
+//! `/buy.html`, …) are kept, since old links and bookmarks use them.
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+
+use crate::assets;
+use crate::csrf;
+use crate::error::SiteError;
+use crate::handlers::{account, buy, download, gift, index, use_card};
+use crate::security;
+use crate::session;
+use crate::state::AppState;
+use crate::trace;
+
+/// The body limit of every form but the card upload.
+const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+/// Adds `route` under each of `paths`.
+fn aliases(
+    mut router: Router<AppState>,
+    paths: &[&str],
+    route: MethodRouter<AppState>,
+) -> Router<AppState> {
+    for path in paths {
+        router = router.route(path, route.clone());
+    }
+    router
+}
+
+/// The whole site. [`crate::serve`] serves it; tests may drive it directly.
+pub fn router(state: AppState) -> Router {
+    let mut pages = Router::new();
+    pages = aliases(
+        pages,
+        &["/", "/index", "/index/", "/index.html"],
+        get(index::page),
+    );
+    pages = aliases(
+        pages,
+        &["/buy", "/buy/", "/buy.html", "/buy/{n}"],
+        get(buy::page).post(buy::buy),
+    );
+    pages = aliases(
+        pages,
+        &["/gift", "/gift/", "/gift.html", "/gift/{n}"],
+        get(gift::page).post(gift::give),
+    );
+    pages = aliases(
+        pages,
+        &["/login", "/login/", "/login.html"],
+        get(account::login_page).post(account::login),
+    );
+    pages = aliases(
+        pages,
+        &["/register", "/register/", "/register.html"],
+        get(account::register_page).post(account::register),
+    );
+    pages = aliases(
+        pages,
+        &["/logout", "/logout/", "/logout.html"],
+        get(account::logout_page).post(account::logout),
+    );
+    pages = aliases(
+        pages,
+        &["/use", "/use/", "/use.html"],
+        get(use_card::page)
+            .post(use_card::submit)
+            .layer(DefaultBodyLimit::max(use_card::MAX_UPLOAD_BODY)),
+    );
+    let pages = pages
+        .route("/cards/{id}/download", get(download::card))
+        .layer(from_fn_with_state(state.clone(), session::session_layer))
+        .layer(from_fn(csrf::origin_check));
+
+    let assets = Router::new()
+        .route("/static/{*path}", get(assets::static_file))
+        .route("/images/{name}", get(assets::legacy_image));
+
+    Router::new()
+        .merge(pages)
+        .merge(assets)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(from_fn(security::security_headers))
+        .layer(from_fn(trace::request_span))
+        .with_state(state)
+}
+
+async fn not_found() -> SiteError {
+    SiteError::not_found("There is no page at this address.")
+}
+
+async fn method_not_allowed() -> SiteError {
+    SiteError::method_not_allowed()
+}
