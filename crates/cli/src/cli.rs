@@ -245,9 +245,20 @@ pub struct ServeOpts {
     /// Mark the session cookie Secure (set when TLS is terminated in front of the shop).
     #[arg(long)]
     pub secure_cookies: bool,
-    /// Trust `X-Forwarded-Proto` from a reverse proxy.
+    /// Trust `X-Forwarded-Proto` and `X-Forwarded-For` from a reverse proxy.
     #[arg(long)]
     pub trust_proxy: bool,
+    /// Start sealed: serve the maintenance page until an admin unseals the shop. This is also
+    /// what happens with no terminal and no passphrase source (e.g. under systemd).
+    #[arg(long, conflicts_with_all = ["ask_password"])]
+    pub sealed: bool,
+    /// Ask for the passphrase with `systemd-ask-password` (automation; weaker than unsealing
+    /// by hand, see the runbook).
+    #[arg(long)]
+    pub ask_password: bool,
+    /// Database connections in the pool.
+    #[arg(long, default_value_t = 8)]
+    pub pool_size: u32,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }

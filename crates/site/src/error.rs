@@ -76,6 +76,14 @@ impl SiteError {
         )
     }
 
+    /// The maintenance page: the shop is sealed until an admin unseals it.
+    pub fn sealed() -> SiteError {
+        SiteError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The shop is closed for maintenance and will be back shortly. Your cards are safe.",
+        )
+    }
+
     /// The legacy "unknown product" page, with a real 404 status.
     pub fn no_such_product() -> SiteError {
         SiteError::not_found("ERROR: 404 Not Found.")
@@ -99,7 +107,8 @@ impl SiteError {
 
 impl IntoResponse for SiteError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // The maintenance page (503 while sealed) is expected, not a fault.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             match &self.cause {
                 Some(cause) => tracing::error!(status = self.status.as_u16(), "{cause:#}"),
                 None => tracing::error!(status = self.status.as_u16(), "server error"),
@@ -112,6 +121,12 @@ impl IntoResponse for SiteError {
             message: &self.message,
         };
         match page.render() {
+            Ok(html) if self.status == StatusCode::SERVICE_UNAVAILABLE => (
+                self.status,
+                [(axum::http::header::RETRY_AFTER, "30")],
+                Html(html),
+            )
+                .into_response(),
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!("the error page failed to render: {e}");

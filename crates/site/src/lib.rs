@@ -19,6 +19,7 @@ mod auth;
 mod csrf;
 mod error;
 mod handlers;
+mod metrics;
 mod ratelimit;
 mod routes;
 mod security;

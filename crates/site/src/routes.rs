@@ -9,7 +9,8 @@ use axum::Router;
 use crate::assets;
 use crate::csrf;
 use crate::error::SiteError;
-use crate::handlers::{account, buy, download, gift, index, use_card};
+use crate::handlers::{account, admin, buy, download, gift, index, use_card};
+use crate::metrics;
 use crate::security;
 use crate::session;
 use crate::state::AppState;
@@ -73,6 +74,15 @@ pub fn router(state: AppState) -> Router {
     let pages = pages
         .route("/cards/{id}/download", get(download::card))
         .layer(from_fn_with_state(state.clone(), session::session_layer))
+        .layer(from_fn_with_state(state.clone(), admin::maintenance))
+        .layer(from_fn(csrf::origin_check));
+
+    // The operator's routes work while sealed.
+    let operator = Router::new()
+        .route("/health", get(admin::health))
+        .route("/metrics", get(admin::metrics))
+        .route("/admin/unseal", get(admin::unseal_page).post(admin::unseal))
+        .route("/admin/seal", get(admin::seal_page).post(admin::seal))
         .layer(from_fn(csrf::origin_check));
 
     let assets = Router::new()
@@ -81,11 +91,13 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(pages)
+        .merge(operator)
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(from_fn(security::security_headers))
+        .layer(from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(from_fn(trace::request_span))
         .with_state(state)
 }

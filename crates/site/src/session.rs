@@ -272,6 +272,9 @@ pub async fn purge_expired_periodically(state: AppState, every: Duration) {
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
+        if state.vault().is_sealed() {
+            continue;
+        }
         match state
             .db(|conn, _| Ok(sessions::delete_expired(conn, now_unix())?))
             .await

@@ -7,9 +7,13 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use cardsgalore_cards::users::{Params, PasswordHasher};
 use cardsgalore_cards::CardKey;
-use cardsgalore_store::{repo, Database, PooledConnection, StoreError};
+use cardsgalore_store::PooledConnection;
+use cardsgalore_vault::{Unsealed, Vault};
+use rand::RngCore;
+use zeroize::Zeroizing;
 
 use crate::error::SiteError;
+use crate::metrics::Metrics;
 use crate::ratelimit::{LoginLimits, RateLimiter};
 
 /// The site's settings, built once by the binary.
@@ -41,17 +45,22 @@ impl Default for SiteSettings {
     }
 }
 
-/// Shared state of the site: cheap to clone.
+/// Shared state of the site: cheap to clone. Inside a database task it also carries the
+/// unsealed keys the task runs with.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    unsealed: Option<Arc<Unsealed>>,
 }
 
 struct Inner {
-    db: Database,
+    vault: Arc<Vault>,
     settings: SiteSettings,
-    card_key: CardKey,
     hasher: PasswordHasher,
+    metrics: Metrics,
+    /// Signs the admin forms' CSRF tokens (those pages work while sealed, without sessions).
+    admin_form_key: Zeroizing<[u8; 32]>,
+    unseal_attempts: RateLimiter,
     account_failures: RateLimiter,
     address_failures: RateLimiter,
     gift_misses: RateLimiter,
@@ -70,35 +79,58 @@ impl fmt::Debug for AppState {
 const GIFT_MISSES_PER_WINDOW: u32 = 10;
 const GIFT_MISS_WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// Unseal attempts one client address may make per window through the admin page.
+const UNSEAL_ATTEMPTS_PER_WINDOW: u32 = 10;
+const UNSEAL_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 impl AppState {
-    /// Builds the state: reads the card signing key from the database (creating it on first
-    /// use). Blocking: call it before serving, or inside `spawn_blocking`.
-    pub fn new(db: Database, settings: SiteSettings) -> Result<AppState, StoreError> {
-        let card_key = {
-            let conn = db.conn()?;
-            let bytes = repo::settings::card_key(&conn)?;
-            CardKey::from_bytes(*bytes)
-        };
+    /// The state of a site whose keys live in `vault` (sealed or not).
+    pub fn new(vault: Arc<Vault>, settings: SiteSettings) -> AppState {
         let limits = settings.login_limits;
-        Ok(AppState {
+        let mut admin_form_key = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(admin_form_key.as_mut());
+        AppState {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(settings.password_params.clone()),
                 account_failures: RateLimiter::new(limits.per_account, limits.window),
                 address_failures: RateLimiter::new(limits.per_address, limits.window),
                 gift_misses: RateLimiter::new(GIFT_MISSES_PER_WINDOW, GIFT_MISS_WINDOW),
-                db,
+                unseal_attempts: RateLimiter::new(UNSEAL_ATTEMPTS_PER_WINDOW, UNSEAL_WINDOW),
+                metrics: Metrics::default(),
+                admin_form_key,
+                vault,
                 settings,
-                card_key,
             }),
-        })
+            unsealed: None,
+        }
+    }
+
+    pub(crate) fn vault(&self) -> &Arc<Vault> {
+        &self.inner.vault
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn admin_form_key(&self) -> &[u8; 32] {
+        &self.inner.admin_form_key
+    }
+
+    pub(crate) fn unseal_attempts(&self) -> &RateLimiter {
+        &self.inner.unseal_attempts
     }
 
     pub(crate) fn settings(&self) -> &SiteSettings {
         &self.inner.settings
     }
 
-    pub(crate) fn card_key(&self) -> &CardKey {
-        &self.inner.card_key
+    /// The card signing key; only inside a database task (the shop is unsealed there).
+    pub(crate) fn card_key(&self) -> Result<&CardKey, SiteError> {
+        self.unsealed
+            .as_ref()
+            .map(|u| &u.card_key)
+            .ok_or_else(SiteError::sealed)
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {
@@ -117,19 +149,31 @@ impl AppState {
         &self.inner.gift_misses
     }
 
-    /// Runs blocking database work on the blocking pool with a pooled connection.
+    /// Runs blocking database work on the blocking pool with a pooled connection. While the
+    /// shop is sealed this fails with the maintenance page.
     pub(crate) async fn db<T, F>(&self, work: F) -> Result<T, SiteError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PooledConnection, &AppState) -> Result<T, SiteError> + Send + 'static,
     {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = state.inner.db.conn()?;
+        let unsealed = self.inner.vault.current().ok_or_else(SiteError::sealed)?;
+        let state = AppState {
+            inner: self.inner.clone(),
+            unsealed: Some(unsealed),
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let db = &state.unsealed.as_ref().ok_or_else(SiteError::sealed)?.db;
+            let mut conn = db.conn()?;
             work(&mut conn, &state)
         })
         .await
-        .map_err(|e| SiteError::internal(anyhow::Error::new(e).context("a database task died")))?
+        .map_err(|e| SiteError::internal(anyhow::Error::new(e).context("a database task died")))?;
+        if let Err(e) = &result {
+            if e.status().is_server_error() {
+                self.inner.metrics.database_error();
+            }
+        }
+        result
     }
 
     /// Whether the session cookie of this request gets the `Secure` flag.

@@ -141,3 +141,15 @@ pub struct ErrorPage<'a> {
     pub reason: &'a str,
     pub message: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    pub nav: Nav,
+    pub unseal: bool,
+    pub sealed: bool,
+    pub insecure: bool,
+    pub csrf: String,
+    pub message: Option<String>,
+    pub failed: bool,
+}

@@ -577,7 +577,7 @@ async fn v12_no_debug_pages_stack_traces_or_secrets() {
     let site = spawn().await;
     let b = site.client();
     // 404: no list of routes, no framework details.
-    for path in ["/admin/", "/nope", "/buy/1/", "/metrics"] {
+    for path in ["/admin/", "/nope", "/buy/1/", "/metrics.html"] {
         let page = b.get(path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         for leak in [
@@ -610,6 +610,13 @@ async fn v12_no_debug_pages_stack_traces_or_secrets() {
         "an error page shows card contents"
     );
     assert!(!page.body.contains("merchant_id"));
+    // The metrics (HW3 leaked passwords through them) hold no password, username or card.
+    let metrics = b.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics.body.contains("cardsgalore_http_requests_total"));
+    for leak in [password, "v12user", signature.as_str()] {
+        assert!(!metrics.body.contains(leak), "/metrics leaks {leak}");
+    }
     // A 500 is generic: break the database under the site.
     site.conn()
         .execute_batch("DROP TABLE cards; DROP TABLE products")

@@ -40,7 +40,7 @@ pub use verify::{verify, Check, VerifyReport};
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// The current UTC time as RFC 3339, to the second.
-pub(crate) fn now_text() -> String {
+pub fn now_text() -> String {
     use time::format_description::well_known::Rfc3339;
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)

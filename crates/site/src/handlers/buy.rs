@@ -65,7 +65,7 @@ pub async fn buy(
             let tx = conn.transaction()?;
             let product = product(&tx, number)?;
             let amount = parse_amount(&amount_text, product.recommended_price)?;
-            let card = issue_card(state.card_key(), &product, &user.username, amount)?;
+            let card = issue_card(state.card_key()?, &product, &user.username, amount)?;
             let data = card.to_json_bytes();
             cards::insert(
                 &tx,

@@ -84,7 +84,7 @@ pub async fn give(
             let Some(owner) = users::find_by_username(&tx, &lookup)? else {
                 return Ok(None);
             };
-            let card = issue_card(state.card_key(), &product, &giver.username, amount)?;
+            let card = issue_card(state.card_key()?, &product, &giver.username, amount)?;
             let data = card.to_json_bytes();
             cards::insert(
                 &tx,

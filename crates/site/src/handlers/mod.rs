@@ -1,6 +1,7 @@
 //! Thin handlers, one file per feature, and the small extractors they share.
 
 pub mod account;
+pub mod admin;
 pub mod buy;
 pub mod download;
 pub mod gift;

@@ -228,7 +228,7 @@ async fn use_upload(
                 Some(row) => row,
                 None => {
                     let card = Card::from_upload(&data).map_err(card_refused)?;
-                    card.verify(state.card_key()).map_err(card_refused)?;
+                    card.verify(state.card_key()?).map_err(card_refused)?;
                     cards::find_by_signature(&tx, &card.signature.to_hex())?.ok_or_else(|| {
                         SiteError::not_found("This card is not known to this shop.")
                     })?

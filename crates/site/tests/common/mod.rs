@@ -5,13 +5,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cardsgalore_keyring::KdfParams;
 use cardsgalore_site::{AppState, PasswordParams, SiteSettings};
-use cardsgalore_store::{
-    create_store, import_csv, load_catalog, open_store, DataDir, Database, ImportOptions,
-};
+use cardsgalore_store::{create_store, import_csv, load_catalog, DataDir, Database, ImportOptions};
+use cardsgalore_vault::Vault;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, StatusCode};
 use secrecy::SecretString;
@@ -28,8 +28,12 @@ pub const LEGACY_USERS_CSV: &str = "\
 /// Admin's legacy hash, which the SQL injection of the legacy site revealed.
 pub const ADMIN_HASH: &str = "18821d89de11ab18488fdc0a01f1ddf4d290e198b0f80cd4974fc031dc2615a3";
 
+pub const PASSPHRASE: &str = "correct horse battery staple for tests";
+
 pub struct TestSite {
     pub base: String,
+    pub vault: Arc<Vault>,
+    pub passphrase: SecretString,
     pub addr: SocketAddr,
     pub db: Database,
     pub data_dir: PathBuf,
@@ -56,8 +60,8 @@ pub async fn spawn_with(settings: SiteSettings) -> TestSite {
     let users_csv = tmp.path().join("users.csv");
     std::fs::write(&users_csv, LEGACY_USERS_CSV).expect("write users csv");
     let dir = DataDir::new(&data_dir);
-    let passphrase = SecretString::from("correct horse battery staple for tests");
-    let db = {
+    let passphrase = SecretString::from(PASSPHRASE);
+    let vault = {
         let dir = dir.clone();
         tokio::task::spawn_blocking(move || {
             create_store(
@@ -82,13 +86,15 @@ pub async fn spawn_with(settings: SiteSettings) -> TestSite {
                 },
             )
             .expect("create store");
-            let opened = open_store(&dir, &passphrase).expect("open store");
-            Database::open(&dir.db_path(), opened.data_key, 4).expect("open database")
+            let vault = Arc::new(Vault::new(dir, 4));
+            vault.unseal(&passphrase, "tests", "tests").expect("unseal");
+            vault
         })
         .await
         .expect("store task")
     };
-    let state = AppState::new(db.clone(), settings).expect("app state");
+    let db = vault.current().expect("unsealed").db.clone();
+    let state = AppState::new(vault.clone(), settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -99,6 +105,8 @@ pub async fn spawn_with(settings: SiteSettings) -> TestSite {
     }));
     TestSite {
         base: format!("http://{addr}"),
+        vault,
+        passphrase: SecretString::from(PASSPHRASE),
         addr,
         db,
         data_dir,
