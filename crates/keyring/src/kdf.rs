@@ -27,21 +27,30 @@ impl KdfParams {
     /// Largest lane count a keyring may ask for.
     pub const MAX_P: u32 = 16;
 
-    /// Finds parameters that take about `target` on this machine, starting from 64 MiB and one
-    /// pass and adding passes.
+    /// Finds parameters that take about `target` on this machine: 64 MiB and as many passes as
+    /// fit. The first pass of a run also pays for allocating and zeroing the memory, so the cost
+    /// of each further pass is measured as (t=3 - t=1) / 2, after a warm-up run.
     pub fn calibrate(target: Duration) -> KdfParams {
-        let mut params = KdfParams {
+        let params = KdfParams {
             m_kib: Self::FLOOR_M_KIB,
             t: 1,
             p: 1,
         };
-        let start = Instant::now();
-        // The floor parameters are always valid, so this derivation cannot fail.
-        let _ = params.derive(b"calibration", &[0u8; 16]);
-        let one_pass = start.elapsed().max(Duration::from_millis(1));
-        let passes = (target.as_secs_f64() / one_pass.as_secs_f64()).round();
-        params.t = (passes as u32).clamp(1, Self::MAX_T);
-        params
+        // The floor parameters are always valid, so these derivations cannot fail.
+        let time = |t: u32| {
+            let probe = KdfParams { t, ..params };
+            let start = Instant::now();
+            let _ = probe.derive(b"calibration", &[0u8; 16]);
+            start.elapsed().as_secs_f64()
+        };
+        time(1);
+        let first = time(1);
+        let per_pass = ((time(3) - first) / 2.0).max(0.001);
+        let more = ((target.as_secs_f64() - first) / per_pass).round().max(0.0);
+        KdfParams {
+            t: (1 + more as u32).clamp(1, Self::MAX_T),
+            ..params
+        }
     }
 
     /// True when these parameters are weaker than the production floor.
