@@ -8,7 +8,7 @@
 #
 # Other knobs: BENCH_IMPORT_ROWS, BENCH_IMPORT_REPS, BENCH_ROTATE_SIZES, BENCH_ROTATE_REPS,
 # BENCH_ROTATE_CACHE=warm, BENCH_PAIRED_ROUNDS, BENCH_PAIRED_SHA256=0 (skip the HMAC-SHA256
-# experiment), BENCH_VARIANTS=0 (skip the rotation variants). Temporary databases
+# experiment), BENCH_VARIANTS=0 (skip the rotation variants), BENCH_HTTP_SECONDS (per HTTP cell). Temporary databases
 # go under /var/tmp and are removed. The tables are also written to target/bench-results.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,6 +23,7 @@ if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
 fi
 
 cargo build --release -q -p cardsgalore-bench --bins
+cargo build --release -q -p cardsgalore
 rm -rf "$target/criterion"
 cargo bench -q -p cardsgalore-bench --bench store >&2
 
@@ -37,6 +38,7 @@ cargo bench -q -p cardsgalore-bench --bench store >&2
     BENCH_PAIRED_SHA256="${BENCH_PAIRED_SHA256:-1}" "$target/release/paired"
     "$target/release/import"
     "$target/release/keyops"
+    "$target/release/http"
     if [[ "${BENCH_VARIANTS:-1}" == 1 ]]; then
         "$target/release/rotate_variants"
     fi
