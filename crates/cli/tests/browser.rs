@@ -99,6 +99,16 @@ async fn submit(browser: &Client, form_action: &str) {
         .unwrap();
 }
 
+/// Waits until the page that a form submission leads to shows `css`.
+async fn wait_for(browser: &Client, css: &str) -> Result<(), fantoccini::error::CmdError> {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .map(drop)
+}
+
 fn wait_for_download(dir: &Path) -> PathBuf {
     let started = Instant::now();
     loop {
@@ -135,11 +145,13 @@ async fn a_customer_buys_downloads_and_uses_a_card_in_chromium() {
         fill(&browser, "pword", "chromium's long password").await;
         fill(&browser, "pword2", "chromium's long password").await;
         submit(&browser, "/register.html").await;
+        wait_for(&browser, "p.notice.success").await?;
 
         browser.goto(&server.url("/login.html")).await?;
         fill(&browser, "uname", "chromium").await;
         fill(&browser, "pword", "chromium's long password").await;
         submit(&browser, "/login.html").await;
+        wait_for(&browser, "form[action='/logout.html']").await?;
 
         browser.goto(&server.url("/index.html")).await?;
         let shop = browser.source().await?;
@@ -173,8 +185,11 @@ async fn a_customer_buys_downloads_and_uses_a_card_in_chromium() {
             .await?
             .click()
             .await?;
-        let page = browser.source().await?;
-        assert!(page.contains("Card used!"), "{page}");
+        browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath("//*[contains(text(), 'Card used!')]"))
+            .await?;
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
