@@ -116,6 +116,10 @@ pub fn rotate_key(
 /// Undoes a rotation that failed before the swap: the database still uses the current key.
 fn abandon(dir: &DataDir, store: &mut OpenedStore, tmp: &Path, err: StoreError) -> StoreError {
     let _ = fs::remove_file(tmp);
+    // A copy that failed mid-write (e.g. a full disk) leaves the new file's rollback journal.
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let _ = fs::remove_file(side_file(tmp, suffix));
+    }
     store.keyring.abort_rotation();
     match store.keyring.save(&dir.keyring_path()) {
         Ok(()) => err,

@@ -12,12 +12,20 @@ pub const CHEAP_KDF: [&str; 4] = ["--kdf-memory-kib", "64", "--kdf-time", "1"];
 
 pub struct Env {
     pub tmp: tempfile::TempDir,
+    /// The data directory (relative to `tmp`); `data` unless built with `with_data`.
+    data_dir: PathBuf,
 }
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_data("data")
+    }
+
+    /// An environment whose data directory is `tmp/<relative>` (e.g. inside a mount point).
+    pub fn with_data(relative: &str) -> Env {
         Env {
             tmp: tempfile::tempdir().unwrap(),
+            data_dir: PathBuf::from(relative),
         }
     }
 
@@ -26,7 +34,7 @@ impl Env {
     }
 
     pub fn data(&self) -> PathBuf {
-        self.path("data")
+        self.tmp.path().join(&self.data_dir)
     }
 
     /// Writes a 0600 file holding `text` and returns its path.
@@ -119,6 +127,70 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .filter(|e| e.path().is_file())
         .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
         .collect()
+}
+
+/// The 64-hex-character signature inside a JSON card file, if any.
+pub fn card_signature(card: &[u8]) -> Option<String> {
+    let marker = b"\"signature\": \"";
+    let start = card.windows(marker.len()).position(|w| w == marker)? + marker.len();
+    let hex = card.get(start..start + 64)?;
+    hex.iter()
+        .all(u8::is_ascii_hexdigit)
+        .then(|| String::from_utf8_lossy(hex).into_owned())
+}
+
+/// A small xorshift generator; the seed comes from `seed_var` (or the clock) and is printed
+/// so that a failure can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn from_env(seed_var: &str) -> Rng {
+        let seed = std::env::var(seed_var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("{seed_var}={seed}");
+        Rng(seed.max(1))
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Text that must never reach a visitor or an operator: panics, internals, source paths.
+pub const LEAKS: [&str; 6] = [
+    "panicked",
+    "rusqlite",
+    "src/",
+    "RUST_BACKTRACE",
+    "stack backtrace",
+    "SqliteFailure",
+];
+
+/// The first leak marker found in `text`.
+pub fn leak(text: &str) -> Option<&'static str> {
+    LEAKS.iter().copied().find(|m| text.contains(m))
+}
+
+/// The resident set size of a process in KiB (from /proc/PID/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -25,7 +25,15 @@ impl Server {
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // The server's log, kept for a failing test to look at.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(env.path("server.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .unwrap();
         let mut input = child.stdin.take().unwrap();
@@ -95,7 +103,7 @@ impl Drop for Server {
 }
 
 pub struct Browser {
-    base: String,
+    pub base: String,
     pub http: Client,
 }
 
@@ -138,6 +146,16 @@ impl Browser {
             &[("uname", name), ("pword", password), ("pword2", password)],
         );
         assert_eq!(status, 303, "register {name}");
+        let (status, _) = self.submit(
+            "/login.html",
+            "/login.html",
+            &[("uname", name), ("pword", password)],
+        );
+        assert_eq!(status, 303, "login {name}");
+    }
+
+    /// Signs in an existing account.
+    pub fn login(&self, name: &str, password: &str) {
         let (status, _) = self.submit(
             "/login.html",
             "/login.html",

@@ -6,6 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use cardsgalore_cards::parse_amount;
 use cardsgalore_store::repo::cards::{self, NewCard};
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 
 use super::{director, issue_card, product, DirectorQuery, ProductNumber};
@@ -62,7 +63,10 @@ pub async fn buy(
     let amount_text = form.amount.unwrap_or_default();
     let data = state
         .db(move |conn, state| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: a deferred transaction that reads first fails at once with
+            // SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile (busy_timeout
+            // cannot help it); taking the write lock up front waits instead.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let product = product(&tx, number)?;
             let amount = parse_amount(&amount_text, product.recommended_price)?;
             let card = issue_card(state.card_key()?, &product, &user.username, amount)?;

@@ -11,6 +11,7 @@ use axum::response::Response;
 use cardsgalore_cards::parse_amount;
 use cardsgalore_store::repo::cards::{self, NewCard};
 use cardsgalore_store::repo::users;
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 
 use super::{director, issue_card, product, DirectorQuery, ProductNumber};
@@ -78,7 +79,10 @@ pub async fn give(
     let lookup = recipient.clone();
     let outcome = state
         .db(move |conn, state| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: a deferred transaction that reads first fails at once with
+            // SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile (busy_timeout
+            // cannot help it); taking the write lock up front waits instead.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let product = product(&tx, number)?;
             let amount = parse_amount(&amount_text, product.recommended_price)?;
             let Some(owner) = users::find_by_username(&tx, &lookup)? else {
