@@ -268,6 +268,12 @@ fn buy_checked(b: &Browser, what: &str) -> Result<Option<Vec<u8>>, String> {
         "{what}: {status} {content_type}"
     );
     assert!(leak(&text).is_none(), "{what}: error page leaks: {text}");
+    if status == 503 {
+        assert!(
+            text.contains("cannot store anything right now"),
+            "{what}: {text}"
+        );
+    }
     Ok(None)
 }
 
@@ -306,6 +312,15 @@ fn a_full_disk_under_the_running_site_gives_error_pages_and_loses_no_acknowledge
     );
     eprintln!("full disk: {refused} purchases refused with an error page, {ok_while_full} fitted, in {elapsed:?}");
     assert!(refused > 0, "the disk never filled up");
+    let log = std::fs::read_to_string(env.path("server.log")).unwrap_or_default();
+    assert!(
+        log.contains("status=503"),
+        "no 503 page was served on the full disk"
+    );
+    assert!(
+        !log.contains("status=500"),
+        "a full disk gave a 500 instead of the 503 page"
+    );
     assert!(
         elapsed < Duration::from_secs(60),
         "purchases on a full disk were slow: {elapsed:?}"

@@ -107,12 +107,13 @@ impl SiteError {
 
 impl IntoResponse for SiteError {
     fn into_response(self) -> Response {
-        // The maintenance page (503 while sealed) is expected, not a fault.
-        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
-            match &self.cause {
-                Some(cause) => tracing::error!(status = self.status.as_u16(), "{cause:#}"),
-                None => tracing::error!(status = self.status.as_u16(), "server error"),
+        // The maintenance page (503 while sealed, no cause) is expected, not a fault.
+        match &self.cause {
+            Some(cause) => tracing::error!(status = self.status.as_u16(), "{cause:#}"),
+            None if self.status == StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(status = self.status.as_u16(), "server error")
             }
+            None => {}
         }
         let page = ErrorPage {
             nav: Nav::default(),
@@ -152,6 +153,25 @@ impl From<StoreError> for SiteError {
             StoreError::Conflict(_) => SiteError::conflict(
                 "That change conflicts with the current data; reload the page and try again.",
             ),
+            // A full or read-only disk is an operational state, not a bug: say so, and the
+            // visitor can retry once the operator has made room.
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
+                ) =>
+            {
+                SiteError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: Cow::Borrowed(
+                        "The shop cannot store anything right now. Nothing was charged or \
+                         changed; please try again in a few minutes.",
+                    ),
+                    cause: Some(anyhow::Error::new(StoreError::Sqlite(
+                        rusqlite::Error::SqliteFailure(e, None),
+                    ))),
+                }
+            }
             other => SiteError::internal(anyhow::Error::new(other)),
         }
     }
