@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::connection::{open_connection, open_keyed};
-use crate::datadir::{create_private_file, make_private_dir, temp_sibling, DataDir};
+use crate::datadir::{
+    create_private_file, make_private_dir, remove_stale_siblings, temp_sibling, DataDir,
+};
 use crate::error::StoreError;
 use crate::migrate::schema_version;
 use crate::verify::integrity_problems;
@@ -46,6 +48,7 @@ pub fn backup(dir: &DataDir, key: &DataKey, out: &Path) -> Result<BackupReport, 
             out.display()
         )));
     }
+    remove_stale_siblings(out, "partial");
     let staging = temp_sibling(out, "partial");
     let result = (|| {
         make_private_dir(&staging)?;

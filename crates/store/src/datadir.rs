@@ -82,14 +82,8 @@ impl DataDir {
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent).map_err(StoreError::io(&parent))?;
-        let name = self
-            .root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "data".into());
-        let mut suffix = [0u8; 6];
-        rand::rngs::OsRng.fill_bytes(&mut suffix);
-        let staging = DataDir::new(parent.join(format!(".{name}.new-{}", hex::encode(suffix))));
+        remove_stale_siblings(&self.root, "new");
+        let staging = DataDir::new(temp_sibling(&self.root, "new"));
         make_private_dir(&staging.root)?;
         let result = build(&staging).and_then(|value| {
             fsync_dir(&staging.root).map_err(StoreError::io(&staging.root))?;
@@ -156,7 +150,8 @@ pub(crate) fn make_private_dir(path: &Path) -> Result<(), StoreError> {
         .map_err(StoreError::io(path))
 }
 
-/// A fresh hidden path next to `path` for a file being built.
+/// A fresh hidden path next to `path` for a file or directory being built:
+/// `.<name>.<tag>-<pid>-<random>`, so a leftover of a killed process can be recognised.
 pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
     let mut suffix = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut suffix);
@@ -164,7 +159,44 @@ pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}-{}", hex::encode(suffix)))
+    path.with_file_name(format!(
+        ".{name}.{tag}-{}-{}",
+        std::process::id(),
+        hex::encode(suffix)
+    ))
+}
+
+/// Removes what killed processes left of `temp_sibling(path, tag)`: entries whose process no
+/// longer runs. Best effort; a failure only leaves the leftover in place.
+pub(crate) fn remove_stale_siblings(path: &Path, tag: &str) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.{tag}-");
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let leftover = entry.path();
+            let _ = if leftover.is_dir() {
+                fs::remove_dir_all(&leftover)
+            } else {
+                fs::remove_file(&leftover)
+            };
+        }
+    }
 }
 
 /// Creates an empty file readable by its owner only, so that SQLite (which gives its journal
@@ -177,4 +209,27 @@ pub(crate) fn create_private_file(path: &Path) -> Result<(), StoreError> {
         .open(path)
         .map(drop)
         .map_err(StoreError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        // pid_max is at most 2^22, so this process cannot exist.
+        let dead = tmp.path().join(".data.new-99999999-abcdef");
+        let alive = tmp
+            .path()
+            .join(format!(".data.new-{}-abcdef", std::process::id()));
+        let unrelated = tmp.path().join(".other.new-99999999-abcdef");
+        for dir in [&dead, &alive, &unrelated] {
+            fs::create_dir_all(dir.join("inner")).unwrap();
+        }
+        DataDir::new(&root).create_with(|_| Ok(())).unwrap();
+        assert!(!dead.exists());
+        assert!(alive.exists() && unrelated.exists() && root.is_dir());
+    }
 }
