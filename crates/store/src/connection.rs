@@ -15,18 +15,32 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// statement, then a cheap check that the key opens the file (no key derivation runs), then
 /// the pragmas every connection uses.
 pub fn open_connection(path: &Path, key: &DataKey) -> Result<Connection, StoreError> {
-    let conn = open_keyed(path, key, OpenFlags::default())?;
+    let mut conn = open_keyed(path, key, OpenFlags::default())?;
     for pragma in [
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
-        "PRAGMA busy_timeout = 10000",
         "PRAGMA temp_store = MEMORY",
         "PRAGMA cache_size = -32768",
     ] {
         run_pragma(&conn, pragma)?;
     }
+    conn.busy_handler(Some(wait_for_lock))?;
     Ok(conn)
+}
+
+/// SQLite's own busy timeout sleeps in steps that grow to 100 ms, so under many concurrent
+/// writers a waiting transaction wakes up long after the lock was freed (p99 latency of a
+/// purchase was ~80 ms at 8 clients). Poll finely at first instead, for up to about 10 s.
+fn wait_for_lock(attempt: i32) -> bool {
+    let pause = match attempt {
+        0..=199 => Duration::from_micros(50),
+        200..=1199 => Duration::from_micros(500),
+        1200..=2099 => Duration::from_millis(10),
+        _ => return false,
+    };
+    std::thread::sleep(pause);
+    true
 }
 
 /// Opens with the key and checks it, without changing any setting of the file.
