@@ -155,17 +155,32 @@ impl Keyring {
             path: path.to_path_buf(),
             source,
         };
+        let len = fs::metadata(path).map_err(io_err)?.len();
+        if len > MAX_FILE_BYTES {
+            return Err(KeyringError::Damaged {
+                path: path.to_path_buf(),
+                reason: format!("{len} bytes is too large for a keyring"),
+            });
+        }
+        let text = fs::read(path).map_err(io_err)?;
+        Keyring::parse(&text, path)
+    }
+
+    /// Checks the bytes of a keyring file, as [`Keyring::load`] does after reading it; `path`
+    /// only names the file in errors. No I/O, so untrusted bytes can be fed to it directly.
+    pub fn parse(text: &[u8], path: &Path) -> Result<Keyring, KeyringError> {
         let damaged = |reason: String| KeyringError::Damaged {
             path: path.to_path_buf(),
             reason,
         };
-        let len = fs::metadata(path).map_err(io_err)?.len();
-        if len > MAX_FILE_BYTES {
-            return Err(damaged(format!("{len} bytes is too large for a keyring")));
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(damaged(format!(
+                "{} bytes is too large for a keyring",
+                text.len()
+            )));
         }
-        let text = fs::read(path).map_err(io_err)?;
         let file: FileIn =
-            serde_json::from_slice(&text).map_err(|e| damaged(format!("not valid JSON: {e}")))?;
+            serde_json::from_slice(text).map_err(|e| damaged(format!("not valid JSON: {e}")))?;
         if file.format != FORMAT {
             return Err(damaged(format!("unknown format '{}'", file.format)));
         }

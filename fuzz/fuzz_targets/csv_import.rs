@@ -1,0 +1,9 @@
+#![no_main]
+//! `cargo fuzz` target; the checks live in the harness shared with the stable corpus test.
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../crates/store/tests/fuzz_harness/mod.rs"]
+mod fuzz_harness;
+
+fuzz_target!(|data: &[u8]| fuzz_harness::csv_import(data));
