@@ -692,3 +692,24 @@ fn slow_and_partial_requests_do_not_block_the_shop() {
     assert_eq!(server.status("/health"), 200);
     assert!(server.child.id() > 0);
 }
+
+#[test]
+fn a_client_that_stalls_in_its_headers_is_disconnected() {
+    let (_env, server, _b) = shop();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = s.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    assert!(read.is_ok(), "the connection was not closed: {read:?}");
+    assert!(
+        waited < Duration::from_secs(20),
+        "closed only after {waited:?}"
+    );
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    assert_eq!(server.status("/health"), 200);
+}

@@ -5,6 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::assets;
 use crate::csrf;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(crate::BODY_READ_TIMEOUT))
         .layer(from_fn(security::security_headers))
         .layer(from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(from_fn(trace::request_span))
