@@ -66,36 +66,6 @@ fn fresh_unseal(dir: &DataDir) -> Result<Vec<f64>> {
     Ok(fresh)
 }
 
-/// The calibration proposed in BENCHMARKS.md for `KdfParams::calibrate`: one warm-up run, then
-/// the cost of each further pass from the difference between t=1 and t=3, so the set-up of
-/// the first pass (allocating and faulting in 64 MiB) is not multiplied by the pass count.
-/// Uses `UnlockedKeyring::create` (one Argon2id run) as the timing primitive.
-fn proposed_calibrate(target: Duration) -> Result<KdfParams> {
-    let base = KdfParams {
-        m_kib: KdfParams::FLOOR_M_KIB,
-        t: 1,
-        p: 1,
-    };
-    let time = |t: u32| -> Result<f64> {
-        let started = Instant::now();
-        drop(UnlockedKeyring::create(
-            "probe",
-            &passphrase(),
-            KdfParams { t, ..base },
-        )?);
-        Ok(secs(started.elapsed()))
-    };
-    time(1)?;
-    let one = time(1)?;
-    let three = time(3)?;
-    let per_pass = ((three - one) / 2.0).max(1e-3);
-    let extra = ((target.as_secs_f64() - one) / per_pass).round().max(0.0);
-    Ok(KdfParams {
-        t: (1 + extra as u32).clamp(1, KdfParams::MAX_T),
-        ..base
-    })
-}
-
 fn fmt_runs(runs: &[f64]) -> String {
     runs.iter()
         .map(|s| format!("{s:.3}"))
@@ -179,14 +149,6 @@ fn keyslots() -> Result<()> {
         bail!("expected one keyslot");
     }
 
-    // The proposed calibration, checked the same way.
-    let proposed = proposed_calibrate(Duration::from_secs(1))?;
-    let tmp2 = big_tempdir("keyslots-proposed")?;
-    let dir2 = DataDir::new(tmp2.path().join("data"));
-    create_store(&dir2, "admin", &passphrase(), proposed, |_| Ok(()))?;
-    let proposed_unseal = fresh_unseal(&dir2)?;
-    let proposed_median = median(&mut proposed_unseal.clone());
-
     println!("### Argon2id keyslots (unseal) and passphrase change\n");
     println!("| measure | value |");
     println!("|---|---|");
@@ -208,25 +170,12 @@ fn keyslots() -> Result<()> {
     println!(
         "| unseal in this process (`open_store`: load keyring, Argon2id, unwrap keys), median of 3 | {:.3} s (runs: {}) |",
         unseal_median,
-        unseal
-            .iter()
-            .map(|s| format!("{s:.3}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        fmt_runs(&unseal)
     );
     println!(
         "| unseal in a fresh process (what the site and each CLI command pay), median of 3 | **{:.3} s** (runs: {}) |",
         fresh_median,
-        fresh
-            .iter()
-            .map(|s| format!("{s:.3}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "| proposed calibration (warm-up, then per-pass cost from t=1 vs t=3; not shipped) | {proposed} → unseal in a fresh process {:.3} s (runs: {}) |",
-        proposed_median,
-        fmt_runs(&proposed_unseal)
+        fmt_runs(&fresh)
     );
     println!(
         "| create_store with these parameters (one Argon2id + schema) | {:.3} s |",
