@@ -10,6 +10,7 @@ use cardsgalore_cards::CardKey;
 use cardsgalore_store::PooledConnection;
 use cardsgalore_vault::{Unsealed, Vault};
 use rand::RngCore;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use crate::error::SiteError;
@@ -78,6 +79,13 @@ impl fmt::Debug for AppState {
 /// enumeration through the gift form).
 const GIFT_MISSES_PER_WINDOW: u32 = 10;
 const GIFT_MISS_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Begins a transaction that takes the write lock at once. A deferred transaction that reads
+/// first fails immediately with SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile
+/// (no busy handler can help it); taking the lock up front waits for it instead.
+pub(crate) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, SiteError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
 
 /// Unseal attempts one client address may make per window through the admin page.
 const UNSEAL_ATTEMPTS_PER_WINDOW: u32 = 10;
@@ -174,6 +182,22 @@ impl AppState {
             }
         }
         result
+    }
+
+    /// Runs a user-facing change as one transaction that takes the write lock up front, and
+    /// commits it when `work` succeeds.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, SiteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &AppState) -> Result<T, SiteError> + Send + 'static,
+    {
+        self.db(move |conn, state| {
+            let tx = immediate(conn)?;
+            let value = work(&tx, state)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
     }
 
     /// Whether the session cookie of this request gets the `Secure` flag.

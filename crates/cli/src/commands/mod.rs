@@ -49,9 +49,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Reads the passphrase of `dir` (once) and unlocks its store. The caller holds a lock.
+/// Reads the passphrase of `dir` (once) and unlocks its store. The caller has checked that
+/// `dir` is initialized and holds a lock.
 fn unlock(dir: &DataDir, pass: &PassphraseArgs) -> Result<OpenedStore> {
-    dir.require_initialized()?;
     let secret = read_existing(
         Source::from_options(pass.passphrase_fd, pass.passphrase_file.as_ref()),
         "Passphrase: ",

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cardsgalore_cards::users::{validate_new_password, validate_username, Verification};
 use cardsgalore_store::repo::users;
 use cardsgalore_store::StoreError;
-use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -131,10 +130,7 @@ pub async fn login(
             } else {
                 None
             };
-            // IMMEDIATE: a deferred transaction that reads first fails at once with
-            // SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile (busy_timeout
-            // cannot help it); taking the write lock up front waits instead.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = crate::state::immediate(conn)?;
             if let Some(record) = upgraded {
                 users::update_password(&tx, user.id, &record)?;
             }

@@ -5,8 +5,6 @@ use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use cardsgalore_cards::parse_amount;
-use cardsgalore_store::repo::cards::{self, NewCard};
-use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 
 use super::{director, issue_card, product, DirectorQuery, ProductNumber};
@@ -62,29 +60,11 @@ pub async fn buy(
     let CsrfForm(form) = CsrfForm::<BuyForm>::from_request(req, &state).await?;
     let amount_text = form.amount.unwrap_or_default();
     let data = state
-        .db(move |conn, state| {
-            // IMMEDIATE: a deferred transaction that reads first fails at once with
-            // SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile (busy_timeout
-            // cannot help it); taking the write lock up front waits instead.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let product = product(&tx, number)?;
+        .write(move |tx, state| {
+            let product = product(tx, number)?;
             let amount = parse_amount(&amount_text, product.recommended_price)?;
-            let card = issue_card(state.card_key()?, &product, &user.username, amount)?;
-            let data = card.to_json_bytes();
-            cards::insert(
-                &tx,
-                &NewCard {
-                    id: None,
-                    data: &data,
-                    product_id: product.product_id,
-                    amount,
-                    user_id: user.id,
-                    signature: &card.signature.to_hex(),
-                    used: false,
-                    legacy: false,
-                },
-            )?;
-            tx.commit()?;
+            let key = state.card_key()?;
+            let data = issue_card(tx, key, &product, &user.username, user.id, amount)?;
             Ok(data)
         })
         .await?;

@@ -9,9 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cardsgalore_cards::parse_amount;
-use cardsgalore_store::repo::cards::{self, NewCard};
 use cardsgalore_store::repo::users;
-use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 
 use super::{director, issue_card, product, DirectorQuery, ProductNumber};
@@ -78,32 +76,14 @@ pub async fn give(
     let giver = current.user.clone();
     let lookup = recipient.clone();
     let outcome = state
-        .db(move |conn, state| {
-            // IMMEDIATE: a deferred transaction that reads first fails at once with
-            // SQLITE_BUSY(_SNAPSHOT) when another writer commits meanwhile (busy_timeout
-            // cannot help it); taking the write lock up front waits instead.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let product = product(&tx, number)?;
+        .write(move |tx, state| {
+            let product = product(tx, number)?;
             let amount = parse_amount(&amount_text, product.recommended_price)?;
-            let Some(owner) = users::find_by_username(&tx, &lookup)? else {
+            let Some(owner) = users::find_by_username(tx, &lookup)? else {
                 return Ok(None);
             };
-            let card = issue_card(state.card_key()?, &product, &giver.username, amount)?;
-            let data = card.to_json_bytes();
-            cards::insert(
-                &tx,
-                &NewCard {
-                    id: None,
-                    data: &data,
-                    product_id: product.product_id,
-                    amount,
-                    user_id: owner.id,
-                    signature: &card.signature.to_hex(),
-                    used: false,
-                    legacy: false,
-                },
-            )?;
-            tx.commit()?;
+            let key = state.card_key()?;
+            issue_card(tx, key, &product, &giver.username, owner.id, amount)?;
             Ok(Some(product))
         })
         .await?;

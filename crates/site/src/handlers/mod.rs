@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
 use cardsgalore_cards::{Card, CardError, CardKey};
+use cardsgalore_store::repo::cards::{self, NewCard};
 use cardsgalore_store::repo::products::{self, Product};
 use rusqlite::Connection;
 use serde::Deserialize;
@@ -81,17 +82,35 @@ pub fn product(conn: &Connection, number: i64) -> Result<Product, SiteError> {
     products::get(conn, number)?.ok_or_else(SiteError::no_such_product)
 }
 
-/// Issues a card of `product` bought by `customer`.
+/// Issues a card of `product` bought by `customer` for `amount` and stores it as owned by
+/// `owner_id` (the buyer, or a gift's recipient). Returns the card file.
 pub fn issue_card(
+    conn: &Connection,
     key: &CardKey,
     product: &Product,
     customer: &str,
+    owner_id: i64,
     amount: i64,
-) -> Result<Card, SiteError> {
-    Card::issue(key, &product.product_name, customer, amount).map_err(|e| match e {
+) -> Result<Vec<u8>, SiteError> {
+    let card = Card::issue(key, &product.product_name, customer, amount).map_err(|e| match e {
         CardError::Amount(e) => SiteError::from(e),
         other => SiteError::internal(anyhow::Error::new(other).context("issuing a card failed")),
-    })
+    })?;
+    let data = card.to_json_bytes();
+    cards::insert(
+        conn,
+        &NewCard {
+            id: None,
+            data: &data,
+            product_id: product.product_id,
+            amount,
+            user_id: owner_id,
+            signature: &card.signature.to_hex(),
+            used: false,
+            legacy: false,
+        },
+    )?;
+    Ok(data)
 }
 
 /// The client's address for rate limiting: the connection's peer, or with `trust_proxy`

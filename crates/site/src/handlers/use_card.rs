@@ -14,7 +14,7 @@ use axum::response::Response;
 use cardsgalore_cards::{Card, CardError};
 use cardsgalore_store::repo::cards::{self, CardRow};
 use cardsgalore_store::repo::products;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::parse_id;
@@ -99,12 +99,10 @@ async fn use_selected(
         })?;
     let user_id = current.user.id;
     state
-        .db(move |conn, _| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !cards::mark_used(&tx, id, user_id)? {
-                return Err(refusal(cards::get(&tx, id)?, user_id));
+        .write(move |tx, _| {
+            if !cards::mark_used(tx, id, user_id)? {
+                return Err(refusal(cards::get(tx, id)?, user_id));
             }
-            tx.commit()?;
             Ok(())
         })
         .await
@@ -222,20 +220,18 @@ async fn use_upload(
     }
     let user_id = current.user.id;
     state
-        .db(move |conn, state| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let card = match cards::find_legacy_by_data(&tx, &data)? {
+        .write(move |tx, state| {
+            let card = match cards::find_legacy_by_data(tx, &data)? {
                 Some(row) => row,
                 None => {
                     let card = Card::from_upload(&data).map_err(card_refused)?;
                     card.verify(state.card_key()?).map_err(card_refused)?;
-                    cards::find_by_signature(&tx, &card.signature.to_hex())?.ok_or_else(|| {
+                    cards::find_by_signature(tx, &card.signature.to_hex())?.ok_or_else(|| {
                         SiteError::not_found("This card is not known to this shop.")
                     })?
                 }
             };
-            use_found(&tx, &card, user_id)?;
-            tx.commit()?;
+            use_found(tx, &card, user_id)?;
             Ok(())
         })
         .await?;
